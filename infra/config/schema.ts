@@ -457,17 +457,24 @@ export const settingsSchema = z
       });
     }
     // gp3 allows at most 0.25 MiB/s of throughput per provisioned IOPS, and 500 IOPS per GiB.
-    if (s.dataVolume.throughputMiBps > s.dataVolume.iops / 4) {
+    const vol = s.dataVolume;
+    // Cross-field rules only make sense once each field is valid on its own.
+    const volumeValid = [vol.sizeGiB, vol.iops, vol.throughputMiBps].every(
+      (n) => typeof n === "number" && Number.isFinite(n) && n > 0,
+    );
+    if (volumeValid && vol.throughputMiBps > vol.iops / 4) {
       ctx.addIssue({
         code: "custom",
         path: ["dataVolume", "throughputMiBps"],
+        input: vol.throughputMiBps,
         message: `exceeds gp3's limit of iops/4 = ${s.dataVolume.iops / 4} MiB/s||Raise dataVolume.iops to at least ${s.dataVolume.throughputMiBps * 4}, or lower the throughput.`,
       });
     }
-    if (s.dataVolume.iops > s.dataVolume.sizeGiB * 500) {
+    if (volumeValid && vol.iops > vol.sizeGiB * 500) {
       ctx.addIssue({
         code: "custom",
         path: ["dataVolume", "iops"],
+        input: vol.iops,
         message: `exceeds gp3's 500 IOPS per GiB for a ${s.dataVolume.sizeGiB} GiB volume||Raise dataVolume.sizeGiB to ${Math.ceil(s.dataVolume.iops / 500)} or lower the IOPS.`,
       });
     }
