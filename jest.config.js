@@ -3,6 +3,6 @@ module.exports = {
   testEnvironment: "node",
   roots: ["<rootDir>/tests"],
   testMatch: ["**/*.test.ts"],
-  transform: { "^.+\\.ts$": ["ts-jest", { diagnostics: { warnOnly: false }, isolatedModules: true }] },
+  transform: { "^.+\\.ts$": ["ts-jest", { diagnostics: { warnOnly: false } }] },
   testTimeout: 60000,
 };

@@ -102,9 +102,10 @@ export async function runOffline(
   secretKeys: string[],
   stack: string,
   program: () => Promise<Record<string, unknown>>,
+  /** Collects registrations; pass your own to see what was created even when the run throws. */
+  resources: OfflineResource[] = [],
 ): Promise<OfflineRun> {
   const region = config["aws:region"] ?? "us-east-1";
-  const resources: OfflineResource[] = [];
   const calls: OfflineCall[] = [];
   pulumi.runtime.setAllConfig(config, secretKeys);
   await pulumi.runtime.setMocks(

@@ -54,7 +54,9 @@ export function didYouMean(key: string, known: readonly string[]): string | unde
 export function showValue(value: unknown, path: string): string {
   if (SECRET_PATHS.includes(path)) return "[secret]";
   if (value === undefined) return "nothing";
-  const text = typeof value === "string" ? JSON.stringify(value) : (JSON.stringify(value) ?? "");
+  // Pulumi hands top-level numbers over as strings: show "-5" as -5, as the user wrote it.
+  const bare = typeof value === "string" && /^-?\d+(\.\d+)?$/.test(value);
+  const text = bare ? (value as string) : (JSON.stringify(value) ?? "");
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
@@ -134,9 +136,18 @@ export function formatIssues(
     const value =
       "input" in issue && issue.input !== undefined ? issue.input : valueAt(input, issue.path);
     const got = showValue(value, path);
-    let fallback = "See the configuration reference in README.md.";
-    if (issue.code === "invalid_type") fallback = `Give a ${issue.expected}.`;
-    const [problem, fix] = splitMessage(issue.message, fallback);
+    let [problem, fix] = splitMessage(
+      issue.message,
+      "See the configuration reference in README.md.",
+    );
+    if (issue.code === "invalid_type" && !issue.message.includes("||")) {
+      const article = /^[aeiou]/.test(issue.expected) ? "an" : "a";
+      problem = `must be ${article} ${issue.expected}`;
+      fix =
+        issue.expected === "object"
+          ? "Write its fields as a nested map (see the configuration reference in README.md)."
+          : `Give ${article} ${issue.expected}.`;
+    }
     lines.push(problemLine(path, problem, got, fix));
   }
   return [...new Set(lines)].sort();

@@ -11,7 +11,10 @@ import * as path from "path";
 import YAML from "yaml";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
-export const STACKS_DIR = path.join(REPO_ROOT, "stacks");
+/** Where stack files live; DEVBOX_STACKS_DIR points the plan at stacks kept elsewhere. */
+export function stacksDir(): string {
+  return process.env.DEVBOX_STACKS_DIR ?? path.join(REPO_ROOT, "stacks");
+}
 export const SECRET_PLACEHOLDER = "[secret]";
 
 export interface LoadedStack {
@@ -84,11 +87,11 @@ export function projectDefaults(root = REPO_ROOT): Record<string, unknown> {
   return out;
 }
 
-export function stackFile(stack: string, dir = STACKS_DIR): string {
+export function stackFile(stack: string, dir = stacksDir()): string {
   return path.join(dir, `Pulumi.${stack}.yaml`);
 }
 
-export function listStacks(dir = STACKS_DIR): string[] {
+export function listStacks(dir = stacksDir()): string[] {
   return fs
     .readdirSync(dir)
     .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
@@ -96,16 +99,16 @@ export function listStacks(dir = STACKS_DIR): string[] {
     .sort();
 }
 
-export function loadStack(stack: string, root = REPO_ROOT): LoadedStack {
-  const file = stackFile(stack, path.join(root, "stacks"));
+export function loadStack(stack: string, dir = stacksDir(), root = REPO_ROOT): LoadedStack {
+  const file = stackFile(stack, dir);
   if (!/^[A-Za-z0-9_.-]+$/.test(stack)) {
     throw new StackFileError(
       `stack name ${JSON.stringify(stack)} may use letters, digits, _ . - only`,
     );
   }
   if (!fs.existsSync(file)) {
-    const known = listStacks(path.join(root, "stacks")).join(", ");
-    throw new StackFileError(`no stack file ${path.relative(root, file)}; stacks here: ${known}`);
+    const known = listStacks(dir).join(", ");
+    throw new StackFileError(`no stack file ${file}; stacks there: ${known}`);
   }
   const doc = readYaml(file);
   const stackConfig = (doc.config ?? {}) as Record<string, unknown>;

@@ -60,14 +60,19 @@ function boolean() {
   );
 }
 
-const int = (min: number, max: number, unit: string) =>
-  numeric(
+/** A whole number in [min, max]; `unit` ("GiB", "minutes") goes into the messages. */
+const int = (min: number, max: number, unit = "") => {
+  const u = unit ? ` ${unit}` : "";
+  return numeric(
     z
-      .number({ error: `must be a whole number of ${unit}||Give a number, such as ${min}.` })
-      .int({ error: `must be a whole number of ${unit}||Drop the fraction.` })
-      .min(min, { error: `must be at least ${min} ${unit}||Raise it to ${min} or more.` })
-      .max(max, { error: `must be at most ${max} ${unit}||Lower it to ${max} or less.` }),
+      .number({
+        error: `must be a whole number${u ? ` of${u}` : ""}||Give a number, such as ${min}.`,
+      })
+      .int({ error: `must be a whole number${u ? ` of${u}` : ""}||Drop the fraction.` })
+      .min(min, { error: `must be at least ${min}${u}||Raise it to ${min} or more.` })
+      .max(max, { error: `must be at most ${max}${u}||Lower it to ${max} or less.` }),
   );
+};
 
 const URL_RE = /^https?:\/\/[A-Za-z0-9.-]+(:\d+)?(\/[A-Za-z0-9._~%/+-]*)?$/;
 const mirrorUrl = z.string().regex(URL_RE, {
@@ -218,7 +223,7 @@ const ssh = z
       })
       .default("ubuntu")
       .describe("Login user. Default ubuntu."),
-    port: int(1, 65535, "(port)").default(22).describe("SSH port. Default 22."),
+    port: int(1, 65535, "").default(22).describe("SSH port. Default 22."),
     publicKeys: z
       .array(
         z.string().regex(PUBLIC_KEY_RE, {
@@ -331,9 +336,7 @@ const jupyter = z
     enabled: boolean()
       .default(true)
       .describe("Run Jupyter on 127.0.0.1 as a service. Default true."),
-    port: int(1024, 65535, "(port)")
-      .default(8888)
-      .describe("Jupyter's port on the box. Default 8888."),
+    port: int(1024, 65535, "").default(8888).describe("Jupyter's port on the box. Default 8888."),
   })
   .prefault({})
   .describe("Jupyter, reachable only through an SSH tunnel.");
@@ -384,7 +387,7 @@ const host = z
       })
       .optional()
       .describe("Address of your own host (target ssh). Default: none."),
-    port: int(1, 65535, "(port)").default(22).describe("SSH port of your own host. Default 22."),
+    port: int(1, 65535, "").default(22).describe("SSH port of your own host. Default 22."),
     user: z
       .string()
       .regex(/^[a-z_][a-z0-9_-]{0,31}$/, {
@@ -459,9 +462,12 @@ export const settingsSchema = z
     // gp3 allows at most 0.25 MiB/s of throughput per provisioned IOPS, and 500 IOPS per GiB.
     const vol = s.dataVolume;
     // Cross-field rules only make sense once each field is valid on its own.
-    const volumeValid = [vol.sizeGiB, vol.iops, vol.throughputMiBps].every(
-      (n) => typeof n === "number" && Number.isFinite(n) && n > 0,
-    );
+    const within = (n: unknown, lo: number, hi: number) =>
+      typeof n === "number" && Number.isInteger(n) && n >= lo && n <= hi;
+    const volumeValid =
+      within(vol.sizeGiB, 1, 16384) &&
+      within(vol.iops, 3000, 16000) &&
+      within(vol.throughputMiBps, 125, 1000);
     if (volumeValid && vol.throughputMiBps > vol.iops / 4) {
       ctx.addIssue({
         code: "custom",
