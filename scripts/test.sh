@@ -23,6 +23,12 @@ echo "=> lint (tsc, prettier)"
 npm run -s lint
 echo "=> jest"
 npx jest --runInBand
+echo "=> policy pack (policy/)"
+if [[ ! -d policy/node_modules ]]; then
+  echo "=> installing the policy pack's own dependencies (npm ci in policy/)"
+  npm ci --prefix policy --no-audit --no-fund
+fi
+npm --prefix policy test
 if test_require bats; then
   echo "=> bats"
   bats -r tests/bats
