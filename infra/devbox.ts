@@ -214,6 +214,7 @@ export class GpuDevBox extends pulumi.ComponentResource {
   public readonly hourlyCost: CostEstimate;
   public readonly expiresAt: string;
   public readonly instance: aws.ec2.Instance;
+  public readonly dataAttachment: aws.ec2.VolumeAttachment;
   public readonly userDataBase64: pulumi.Output<string> | undefined;
 
   constructor(name: string, args: GpuDevBoxArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -261,7 +262,7 @@ export class GpuDevBox extends pulumi.ComponentResource {
       }),
       { ...child, ignoreChanges: ['tags["devbox:expires-at"]', "rootBlockDevice.tags"] },
     );
-    new aws.ec2.VolumeAttachment(
+    this.dataAttachment = new aws.ec2.VolumeAttachment(
       `${name}-data-attachment`,
       {
         deviceName: DATA_DEVICE_NAME,

@@ -86,6 +86,9 @@ function computedState(type: string, name: string, inputs: Record<string, any>) 
         privateIp: "172.31.0.10",
         arn: `arn:aws:ec2:::instance/${name}`,
       };
+    case "command:remote:Command":
+      // Offline nothing runs: the command's output stays empty.
+      return { stdout: "", stderr: "" };
     case "aws:ec2/keyPair:KeyPair":
       return { keyName: inputs.keyName ?? `${name}-offline` };
     default:

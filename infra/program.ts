@@ -8,6 +8,8 @@ import { PulumiConfigMap, ResolvedConfig, resolveConfig } from "./config/load";
 import { GpuDevBox } from "./devbox";
 import { resolveImage } from "./image";
 import { choosePlacement } from "./network";
+import { setUpOwnHost, verifyAwsBox } from "./onbox";
+import { renderUserData } from "./userdata";
 
 export interface ProgramOptions {
   /** Defaults to the engine's config. */
@@ -31,12 +33,42 @@ export async function devboxProgram(opts: ProgramOptions = {}): Promise<ProgramO
   cfg.warnings.forEach(warn);
   const now = opts.now ?? new Date();
 
+  if (cfg.settings.target === "ssh") {
+    // Bring your own host: no AWS resource, only the copy and the setup-then-verify command.
+    const own = setUpOwnHost("devbox", cfg);
+    return {
+      target: "ssh",
+      host: cfg.settings.host.address,
+      reason: cfg.reason,
+      sshCommand: `ssh -p ${cfg.settings.host.port} ${cfg.settings.host.user}@${cfg.settings.host.address}`,
+      verification: own.outcome,
+    };
+  }
+
   const type = cfg.instanceType!;
   // Both lookups run before any resource exists: a type the region does not offer stops here.
   const placement = await choosePlacement(cfg.region, type.name, cfg.settings.network.subnetId);
   const image = await resolveImage(cfg.partition, cfg.settings.os);
 
-  const box = new GpuDevBox("devbox", { config: cfg, imageId: image.id, placement, now });
+  const box = new GpuDevBox("devbox", {
+    config: cfg,
+    imageId: image.id,
+    placement,
+    now,
+    userData: (volumeId) => renderUserData(cfg, volumeId).gzipBase64,
+  });
+  // Sizes for review; the volume ID has a fixed length, so a stand-in gives the real size.
+  const sized = renderUserData(cfg, "vol-0123456789abcdef0");
+  const verify = cfg.settings.verify.enabled
+    ? verifyAwsBox(
+        "devbox",
+        cfg,
+        box.publicIp,
+        // A new instance or new user-data means a new box to check.
+        [box.instanceId, box.userDataBase64 ?? ""],
+        { parent: box, dependsOn: [box.instance, box.dataAttachment] },
+      )
+    : undefined;
   return {
     instanceId: box.instanceId,
     instanceType: box.instanceType,
@@ -52,5 +84,11 @@ export async function devboxProgram(opts: ProgramOptions = {}): Promise<ProgramO
     dataVolumeKeptOnDestroy: box.dataVolumeKept,
     hourlyCostUsd: box.hourlyCost,
     expiresAt: box.expiresAt,
+    userData: {
+      bytes: sized.bytes,
+      compressedBytes: sized.compressedBytes,
+      limitBytes: sized.limitBytes,
+    },
+    verification: verify ? verify.outcome : "disabled (devbox:verify.enabled is false)",
   };
 }

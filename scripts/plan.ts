@@ -14,6 +14,7 @@ import { ConfigError, resolveConfig, ResolvedConfig } from "../infra/config/load
 import { loadStack, SECRET_PLACEHOLDER, StackFileError } from "../infra/config/files";
 import { OfflineCall, OfflineResource, runOffline } from "../infra/offline";
 import { PlacementError } from "../infra/network";
+import { renderUserData, verificationFiles } from "../infra/userdata";
 
 export const USAGE = "usage: npm run plan -- <stack> [--json] [--out DIR]";
 
@@ -109,11 +110,18 @@ export async function plan(
   const cost = run.outputs.hourlyCostUsd as { totalUsd: number; priceDate: string } | undefined;
   const ud = run.outputs.userData as PlanResult["userData"] | undefined;
   const files = new Map<string, string>();
-  const rendered = run.outputs.userDataFiles as { path: string; content: string }[] | undefined;
-  for (const f of rendered ?? []) files.set(f.path, f.content);
-  const outputs = redact(
-    Object.fromEntries(Object.entries(run.outputs).filter(([k]) => k !== "userDataFiles")),
-  ) as Record<string, unknown>;
+  // The files the box receives, as it receives them: the cloud-config and every script in it,
+  // plus the two programs the verification brings over SSH.
+  const volumeId = cfg.settings.target === "aws" ? "devbox-data-id" : "";
+  const rendered = renderUserData(cfg, volumeId);
+  files.set("user-data.yaml", rendered.yaml);
+  for (const f of [...rendered.files, ...verificationFiles()]) {
+    files.set(path.join("files", f.path), f.content);
+  }
+  const outputs = redact(run.outputs) as Record<string, unknown>;
+  if (outputs.verification !== undefined && typeof outputs.verification !== "string") {
+    outputs.verification = "runs on the box at pulumi up; nothing runs offline";
+  }
   const result: PlanResult = {
     stack,
     region: cfg.region,
@@ -178,7 +186,7 @@ export function renderText(r: PlanResult): string {
     "user-data",
     r.userData
       ? `${r.userData.bytes} bytes, ${r.userData.compressedBytes} gzip (EC2 limit ${r.userData.limitBytes})`
-      : "not rendered (boot-time setup not part of this plan)",
+      : "not sent (bring your own host: files are copied over SSH)",
   );
   lines.push(`resources (${r.resources.length}):`);
   const width = Math.max(...r.resources.map((x) => x.type.length), 10) + 2;

@@ -310,7 +310,7 @@ const BAD_CONFIGS: [string, Record<string, string>, string[]][] = [
   [
     "negative TTL",
     { "devbox:ttlHours": "-1" },
-    ["devbox:ttlHours: must not be negative (got -1). Use 0 for no limit."],
+    ["devbox:ttlHours: must be at least 0 hours (got -1). Raise it to 0 or more."],
   ],
   [
     "TTL as text",
@@ -322,7 +322,7 @@ const BAD_CONFIGS: [string, Record<string, string>, string[]][] = [
   [
     "TTL over 30 days",
     { "devbox:ttlHours": "1000" },
-    ["devbox:ttlHours: must be at most 720 hours (got 1000). Use 720 (30 days) or less."],
+    ["devbox:ttlHours: must be at most 720 hours (got 1000). Lower it to 720 or less."],
   ],
   [
     "negative idle minutes",

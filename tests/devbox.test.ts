@@ -53,6 +53,8 @@ describe("GpuDevBox under mocks", () => {
         ["aws:ebs/volume:Volume", "devbox-data"],
         ["aws:ec2/instance:Instance", "devbox-instance"],
         ["aws:ec2/volumeAttachment:VolumeAttachment", "devbox-data-attachment"],
+        ["command:remote:CopyToRemote", "devbox-verify-files"],
+        ["command:remote:Command", "devbox-verify"],
       ].sort(),
     );
   });
@@ -328,5 +330,68 @@ describe("GpuDevBox's plain functions", () => {
     expect(imageQuery("aws", "ubuntu-22.04").filters![0].values).toEqual([
       "ubuntu/images/hvm-ssd*/ubuntu-jammy-22.04-amd64-server-*",
     ]);
+  });
+});
+
+describe("verification and your own host under mocks", () => {
+  it("checks the box after it exists, over SSH as the login user, again when the box changes", async () => {
+    const config = {
+      ...BASE,
+      "devbox:ssh": JSON.stringify({
+        allowedCidrs: ["198.51.100.7/32"],
+        publicKeys: [KEY],
+        privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----",
+      }),
+    };
+    const run = await runOffline(config, [], "alice", () =>
+      devboxProgram({ config, stack: "alice", now: new Date(0), onWarning: () => undefined }),
+    );
+    const cmd = run.resources.find((r) => r.type === "command:remote:Command")!.inputs as any;
+    // The private key makes the whole connection a Pulumi secret: encrypted in state.
+    expect(cmd.connection["4dabf18193072939515e22adb298388d"]).toBe(
+      "1b47061264138c4ac30d75fd1eb44270",
+    );
+    expect(cmd.connection.value).toMatchObject({
+      host: "203.0.113.10",
+      user: "ubuntu",
+      port: 22,
+      dialErrorLimit: 40,
+      perDialTimeout: 30,
+    });
+    expect(cmd.create).toContain("sudo -n /opt/devbox/bin/devbox-wait --timeout 3600 && ");
+    expect(cmd.create).toContain("/opt/devbox/bin/devbox-verify");
+    expect(cmd.triggers[0]).toBe("devbox-instance-id");
+    expect(typeof cmd.triggers[1]).toBe("string");
+    expect(cmd.triggers[1].length).toBeGreaterThan(1000);
+  });
+
+  it("skips the check when verification is disabled", async () => {
+    const config = { ...BASE, "devbox:verify": '{"enabled": false}' };
+    const run = await runOffline(config, [], "a", () =>
+      devboxProgram({ config, stack: "a", now: new Date(0), onWarning: () => undefined }),
+    );
+    expect(run.resources.some((r) => r.type.startsWith("command:"))).toBe(false);
+    expect(run.outputs.verification).toBe("disabled (devbox:verify.enabled is false)");
+  });
+
+  it("creates no AWS resource for your own host: only the copy and the command", async () => {
+    const config = {
+      "aws:region": "us-east-1",
+      "devbox:target": "ssh",
+      "devbox:preset": "rtx",
+      "devbox:host": JSON.stringify({ address: "192.0.2.50", user: "alice", port: 2222 }),
+    };
+    const run = await runOffline(config, [], "ws", () =>
+      devboxProgram({ config, stack: "ws", now: new Date(0), onWarning: () => undefined }),
+    );
+    expect(run.calls).toEqual([]);
+    expect(run.resources.map((r) => [r.type, r.name])).toEqual([
+      ["command:remote:CopyToRemote", "devbox-files"],
+      ["command:remote:Command", "devbox-setup"],
+    ]);
+    const cmd = run.resources[1].inputs as any;
+    expect(cmd.connection.value).toMatchObject({ host: "192.0.2.50", user: "alice", port: 2222 });
+    expect(cmd.create).toContain("sudo -n /opt/devbox/bin/devbox-setup && ");
+    expect(cmd.create).toContain("DEVBOX_CLOUD_INIT=");
   });
 });

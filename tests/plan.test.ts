@@ -41,6 +41,8 @@ describe("plan of every stack file", () => {
         "aws:ec2/keyPair:KeyPair devbox-key",
         "aws:ec2/securityGroup:SecurityGroup devbox-sg",
         "aws:ec2/volumeAttachment:VolumeAttachment devbox-data-attachment",
+        "command:remote:Command devbox-verify",
+        "command:remote:CopyToRemote devbox-verify-files",
         "devbox:aws:GpuDevBox devbox",
       ].sort(),
     );

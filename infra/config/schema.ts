@@ -223,7 +223,12 @@ const ssh = z
       })
       .default("ubuntu")
       .describe("Login user. Default ubuntu."),
-    port: int(1, 65535, "").default(22).describe("SSH port. Default 22."),
+    port: int(1, 65535, "")
+      .default(22)
+      .describe(
+        "SSH port the security group opens and verification dials. Default 22; the setup does " +
+          "not move sshd, so another port needs an image whose sshd listens there.",
+      ),
     publicKeys: z
       .array(
         z.string().regex(PUBLIC_KEY_RE, {
@@ -426,12 +431,8 @@ export const settingsSchema = z
       })
       .default("default")
       .describe("Team tag (devbox:team). Default default."),
-    ttlHours: numeric(
-      z
-        .number({ error: "must be a number of hours||Give a number, or 0 for no limit." })
-        .min(0, { error: "must not be negative||Use 0 for no limit." })
-        .max(720, { error: "must be at most 720 hours||Use 720 (30 days) or less." }),
-    )
+    // Whole hours: the box's TTL timer does integer arithmetic on it.
+    ttlHours: int(0, 720, "hours")
       .default(0)
       .describe("Hard time-to-live in hours: the box shuts down at expiry. Default 0 (none)."),
     gpu,
