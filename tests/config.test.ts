@@ -315,9 +315,7 @@ const BAD_CONFIGS: [string, Record<string, string>, string[]][] = [
   [
     "TTL as text",
     { "devbox:ttlHours": "forever" },
-    [
-      'devbox:ttlHours: must be a number of hours (got "forever"). Give a number, or 0 for no limit.',
-    ],
+    ['devbox:ttlHours: must be a whole number of hours (got "forever"). Give a number, such as 0.'],
   ],
   [
     "TTL over 30 days",
