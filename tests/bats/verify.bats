@@ -108,6 +108,10 @@ verify_path_without() {
   if [[ "$(id -u)" != 0 ]]; then
     skip "needs root, as the check has on the box"
   fi
+  # A checkout under a private folder (mktemp -d is 0700) is out of nobody's reach.
+  if ! runuser -u nobody -- test -r "${FIXTURES}/bin/stub-python"; then
+    skip "user nobody cannot read this checkout's fixtures (a private parent folder)"
+  fi
   # The failing first mirror shows that the environment (HF_ENDPOINT, settings) survives runuser.
   export DEVBOX_USER=nobody STUB_MODEL_FAIL_ENDPOINT=https://hf-mirror.com
   # /usr/bin first: the python3 of a per-user install under /root is out of nobody's reach.
