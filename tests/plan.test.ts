@@ -14,6 +14,8 @@ const EXPECTED_TYPES: Record<string, string> = {
   l40s: "g6e.2xlarge",
   t4: "g4dn.4xlarge",
 };
+/** Stacks that set up the user's own host over SSH: no instance type, no AWS resource. */
+const OWN_HOSTS = ["workstation"];
 
 /** Runs the plan the way a user does, with no AWS variables and no pulumi on PATH. */
 function cli(args: string[], env: Record<string, string> = {}) {
@@ -28,30 +30,44 @@ function cli(args: string[], env: Record<string, string> = {}) {
 describe("plan of every stack file", () => {
   const stacks = listStacks();
   it("covers every preset", () => {
-    expect(stacks).toEqual(Object.keys(EXPECTED_TYPES).sort());
+    expect(stacks).toEqual([...Object.keys(EXPECTED_TYPES), ...OWN_HOSTS].sort());
   });
 
-  it.each(stacks)("plans %s with the expected type and the box's resources", async (stack) => {
-    const { result } = await plan(stack);
-    expect(result.instanceType).toBe(EXPECTED_TYPES[stack]);
-    expect(result.resources.map((r) => `${r.type} ${r.name}`).sort()).toEqual(
-      [
-        "aws:ebs/volume:Volume devbox-data",
-        "aws:ec2/instance:Instance devbox-instance",
-        "aws:ec2/keyPair:KeyPair devbox-key",
-        "aws:ec2/securityGroup:SecurityGroup devbox-sg",
-        "aws:ec2/volumeAttachment:VolumeAttachment devbox-data-attachment",
-        "command:remote:Command devbox-verify",
-        "command:remote:CopyToRemote devbox-verify-files",
-        "devbox:aws:GpuDevBox devbox",
-      ].sort(),
-    );
-    expect(result.hourlyUsd).toBeGreaterThan(result.gpu!.count > 1 ? 5 : 1);
-    expect(result.reason).not.toBe("");
-    const text = renderText(result);
-    expect(text).toContain(`instance     ${EXPECTED_TYPES[stack]}`);
-    expect(text).toContain("aws:ec2/instance:Instance");
+  it.each(OWN_HOSTS)("plans %s with only the copy and the command", async (stack) => {
+    const { result, files } = await plan(stack);
+    expect(result.instanceType).toBeNull();
+    expect(result.resources.map((r) => `${r.type} ${r.name}`)).toEqual([
+      "command:remote:CopyToRemote devbox-files",
+      "command:remote:Command devbox-setup",
+    ]);
+    expect(result.lookups).toEqual([]);
+    expect(files.has("files/opt/devbox/bin/devbox-verify")).toBe(true);
   });
+
+  it.each(Object.keys(EXPECTED_TYPES))(
+    "plans %s with the expected type and the box's resources",
+    async (stack) => {
+      const { result } = await plan(stack);
+      expect(result.instanceType).toBe(EXPECTED_TYPES[stack]);
+      expect(result.resources.map((r) => `${r.type} ${r.name}`).sort()).toEqual(
+        [
+          "aws:ebs/volume:Volume devbox-data",
+          "aws:ec2/instance:Instance devbox-instance",
+          "aws:ec2/keyPair:KeyPair devbox-key",
+          "aws:ec2/securityGroup:SecurityGroup devbox-sg",
+          "aws:ec2/volumeAttachment:VolumeAttachment devbox-data-attachment",
+          "command:remote:Command devbox-verify",
+          "command:remote:CopyToRemote devbox-verify-files",
+          "devbox:aws:GpuDevBox devbox",
+        ].sort(),
+      );
+      expect(result.hourlyUsd).toBeGreaterThan(result.gpu!.count > 1 ? 5 : 1);
+      expect(result.reason).not.toBe("");
+      const text = renderText(result);
+      expect(text).toContain(`instance     ${EXPECTED_TYPES[stack]}`);
+      expect(text).toContain("aws:ec2/instance:Instance");
+    },
+  );
 
   it("uses China's Canonical image owner and the cn mirrors for rtx-cn", async () => {
     const { result } = await plan("rtx-cn");
