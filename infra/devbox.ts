@@ -194,8 +194,8 @@ export interface GpuDevBoxArgs {
   config: ResolvedConfig;
   imageId: pulumi.Input<string>;
   placement: Placement;
-  /** Renders the gzip+base64 user-data once the data volume's ID is known. */
-  userData?: (dataVolumeId: string) => string;
+  /** Renders the user-data (gzip+base64, and its hash) once the data volume's ID is known. */
+  userData?: (dataVolumeId: string) => { gzipBase64: string; sha256: string };
   /** Creation time; the expiry tag counts from it. */
   now: Date;
 }
@@ -216,6 +216,8 @@ export class GpuDevBox extends pulumi.ComponentResource {
   public readonly instance: aws.ec2.Instance;
   public readonly dataAttachment: aws.ec2.VolumeAttachment;
   public readonly userDataBase64: pulumi.Output<string> | undefined;
+  /** SHA-256 of the user-data document: what the verification's triggers watch. */
+  public readonly userDataSha256: pulumi.Output<string> | undefined;
 
   constructor(name: string, args: GpuDevBoxArgs, opts?: pulumi.ComponentResourceOptions) {
     super("devbox:aws:GpuDevBox", name, {}, opts);
@@ -248,7 +250,9 @@ export class GpuDevBox extends pulumi.ComponentResource {
       { ...keepExpiry, retainOnDelete: kept },
     );
     const render = args.userData;
-    this.userDataBase64 = render ? volume.id.apply((id) => render(id)) : undefined;
+    const rendered = render ? volume.id.apply((id) => render(id)) : undefined;
+    this.userDataBase64 = rendered?.gzipBase64;
+    this.userDataSha256 = rendered?.sha256;
 
     this.instance = new aws.ec2.Instance(
       `${name}-instance`,

@@ -7,7 +7,8 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { ResolvedConfig } from "./config/load";
 import { renderUserData, UserDataFile, verificationFiles } from "./userdata";
-import { parseVerifyReport, shellQuote, waitThenVerifyCommand } from "./verification";
+import { shellQuote } from "./shell";
+import { parseVerifyReport, waitThenVerifyCommand } from "./verification";
 
 /**
  * A booting GPU box answers SSH after a minute or two; 40 dials of up to 30 s each cover about
@@ -106,20 +107,14 @@ export function setUpOwnHost(name: string, cfg: ResolvedConfig) {
   const staging = stagingDir(user);
   // No EBS volume here: the data step takes DEVBOX_DATA_DEVICE from devbox.env, or leaves
   // /data as a plain folder when the host has no spare device.
-  const rendered = renderUserData(cfg, "");
-  const files: UserDataFile[] = [
-    ...rendered.files.map((f) => ({
-      ...f,
-      permissions: f.path.includes("/bin/") || f.path.includes("/steps/") ? "0755" : "0644",
-    })),
-    ...verificationFiles(),
-  ];
+  const rendered = renderUserData(cfg, "", { enforceLimit: false });
+  const files: UserDataFile[] = [...rendered.files, ...verificationFiles()];
   const connection = connectionArgs(cfg, address!, user, port);
   const copy = new command.remote.CopyToRemote(`${name}-files`, {
     connection,
     source: archiveOf(files),
     remotePath: staging,
-    triggers: [rendered.yaml],
+    triggers: [rendered.sha256],
   });
   const create = [
     installCommand(staging, files),
@@ -134,7 +129,7 @@ export function setUpOwnHost(name: string, cfg: ResolvedConfig) {
   ].join(" && ");
   const setup = new command.remote.Command(
     `${name}-setup`,
-    { connection, create, triggers: [rendered.yaml] },
+    { connection, create, triggers: [rendered.sha256] },
     {
       dependsOn: [copy],
       customTimeouts: { create: `${cfg.settings.verify.timeoutMinutes + 120}m` },

@@ -50,22 +50,23 @@ export async function devboxProgram(opts: ProgramOptions = {}): Promise<ProgramO
   const placement = await choosePlacement(cfg.region, type.name, cfg.settings.network.subnetId);
   const image = await resolveImage(cfg.partition, cfg.settings.os);
 
+  // Rendered once before any resource exists, so that user-data over EC2's limit is refused
+  // with nothing created. Volume IDs have a fixed length: a stand-in gives the real size.
+  const sized = renderUserData(cfg, "vol-0123456789abcdef0");
   const box = new GpuDevBox("devbox", {
     config: cfg,
     imageId: image.id,
     placement,
     now,
-    userData: (volumeId) => renderUserData(cfg, volumeId).gzipBase64,
+    userData: (volumeId) => renderUserData(cfg, volumeId),
   });
-  // Sizes for review; the volume ID has a fixed length, so a stand-in gives the real size.
-  const sized = renderUserData(cfg, "vol-0123456789abcdef0");
   const verify = cfg.settings.verify.enabled
     ? verifyAwsBox(
         "devbox",
         cfg,
         box.publicIp,
         // A new instance or new user-data means a new box to check.
-        [box.instanceId, box.userDataBase64 ?? ""],
+        [box.instanceId, box.userDataSha256 ?? ""],
         { parent: box, dependsOn: [box.instance, box.dataAttachment] },
       )
     : undefined;

@@ -11,6 +11,8 @@
  * Nothing secret is rendered: the settings hold no secret by construction (devbox:ssh.privateKey
  * is never read here), and the Jupyter token is made on the box.
  */
+import * as pulumi from "@pulumi/pulumi";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as zlib from "zlib";
@@ -18,6 +20,7 @@ import YAML from "yaml";
 import { GPU_INFO, GpuModel, InstanceType } from "./catalog";
 import { ANACONDA_RELEASES, PYTORCH_CU118, Settings } from "./config/schema";
 import { mirrorsFor } from "./mirrors";
+import { shellQuote } from "./shell";
 
 /** EC2's limit on user-data, in bytes, before base64. */
 export const USER_DATA_LIMIT_BYTES = 16384;
@@ -52,6 +55,9 @@ const FOLDERS: readonly { dir: string; target: string; permissions: string }[] =
   { dir: "systemd", target: "/opt/devbox/systemd", permissions: "0644" },
 ];
 
+/** Thrown before anything is created; as a RunError, `pulumi up` shows it without a stack trace. */
+export class UserDataTooLargeError extends pulumi.RunError {}
+
 /** What the renderer needs from the resolved config (infra/config/load.ts). */
 export interface UserDataConfig {
   readonly settings: Settings;
@@ -77,8 +83,10 @@ export interface RenderedUserData {
   readonly bytes: number;
   readonly compressedBytes: number;
   readonly limitBytes: number;
+  /** SHA-256 of the document: a short stand-in for it in triggers and state. */
+  readonly sha256: string;
   /** Every file written on the box, as written. */
-  readonly files: readonly { path: string; content: string }[];
+  readonly files: readonly UserDataFile[];
 }
 
 export interface RenderOptions {
@@ -86,6 +94,11 @@ export interface RenderOptions {
   readonly cloudInitDir?: string;
   /** Files added to write_files (tests use it to push the document over the limit). */
   readonly extraFiles?: readonly UserDataFile[];
+  /**
+   * Refuse a document over EC2's limit. Default true; a bring-your-own host gets the files
+   * over SSH, where the limit does not apply.
+   */
+  readonly enforceLimit?: boolean;
 }
 
 /** The settings file's entries, in a fixed order (cloud-init/README.md lists each). */
@@ -136,17 +149,12 @@ export function devboxEnv(cfg: UserDataConfig, dataVolumeId: string): [string, s
   ];
 }
 
-/** A value single-quoted for sh: `'` becomes `'\''`. */
-export function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
 /** The settings file: one KEY='value' line each, sourced by every script on the box. */
 export function renderEnvFile(entries: readonly [string, string][]): string {
   const lines = entries.map(([k, v]) => {
     if (!/^[A-Z][A-Z0-9_]*$/.test(k)) throw new Error(`devbox.env: ${k} is not a variable name`);
     if (/[\n\r\0]/.test(v)) throw new Error(`devbox.env: ${k} holds a line break or NUL`);
-    return `${k}=${shellQuote(v)}`;
+    return `${k}=${shellQuote(v, true)}`;
   });
   return ["# llm-devbox settings, rendered by infra/userdata.ts", ...lines, ""].join("\n");
 }
@@ -284,8 +292,8 @@ export function renderUserData(
   const yaml = "#cloud-config\n" + YAML.stringify(doc, { lineWidth: 0 });
   const raw = Buffer.from(yaml, "utf8");
   const gz = zlib.gzipSync(raw, { level: 9 });
-  if (gz.length > USER_DATA_LIMIT_BYTES) {
-    throw new Error(
+  if (gz.length > USER_DATA_LIMIT_BYTES && options.enforceLimit !== false) {
+    throw new UserDataTooLargeError(
       `user-data is ${gz.length} bytes gzipped (${raw.length} bytes raw), over EC2's ` +
         `${USER_DATA_LIMIT_BYTES}-byte limit. Shorten devbox:software.extraPipPackages, or move ` +
         `large files out of cloud-init/.`,
@@ -297,6 +305,7 @@ export function renderUserData(
     bytes: raw.length,
     compressedBytes: gz.length,
     limitBytes: USER_DATA_LIMIT_BYTES,
-    files: files.map((f) => ({ path: f.path, content: f.content })),
+    sha256: crypto.createHash("sha256").update(raw).digest("hex"),
+    files,
   };
 }

@@ -11,6 +11,7 @@
 
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { shellQuote } from "./shell";
 
 /** Where the setup installs its programs on the box (cloud-init/README.md). */
 export const DEVBOX_PREFIX = "/opt/devbox";
@@ -45,12 +46,6 @@ export interface WaitThenVerifyOptions {
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-/** Quotes a word for a POSIX shell; words of safe characters stay as they are, for reading. */
-export function shellQuote(word: string): string {
-  if (/^[A-Za-z0-9_./:=@%+,-]+$/.test(word)) return word;
-  return `'${word.replace(/'/g, `'\\''`)}'`;
-}
 
 /**
  * The command that waits for setup to finish, then checks the box. It stops at the first that

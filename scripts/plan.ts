@@ -14,7 +14,7 @@ import { ConfigError, resolveConfig, ResolvedConfig } from "../infra/config/load
 import { loadStack, SECRET_PLACEHOLDER, StackFileError } from "../infra/config/files";
 import { OfflineCall, OfflineResource, runOffline } from "../infra/offline";
 import { PlacementError } from "../infra/network";
-import { renderUserData, verificationFiles } from "../infra/userdata";
+import { renderUserData, UserDataTooLargeError, verificationFiles } from "../infra/userdata";
 
 export const USAGE = "usage: npm run plan -- <stack> [--json] [--out DIR]";
 
@@ -233,7 +233,11 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(e.problems.join("\n") + "\n");
       return 2;
     }
-    if (e instanceof StackFileError || e instanceof PlacementError) {
+    if (
+      e instanceof StackFileError ||
+      e instanceof PlacementError ||
+      e instanceof UserDataTooLargeError
+    ) {
       process.stderr.write(`${e.message}\n`);
       return 2;
     }

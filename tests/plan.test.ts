@@ -112,6 +112,29 @@ describe("npm run plan", () => {
     fs.rmSync(dir, { recursive: true });
   });
 
+  it("exits 2 when the user-data would not fit in EC2's limit, creating nothing", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stacks-"));
+    const packages = Array.from({ length: 3000 }, (_, i) => `    - pkg${i}x${i * 7919}==1.${i}`);
+    fs.writeFileSync(
+      path.join(dir, "Pulumi.big.yaml"),
+      [
+        "config:",
+        "  devbox:preset: t4",
+        "  devbox:software:",
+        "    extraPipPackages:",
+        ...packages,
+      ].join("\n") + "\n",
+    );
+    const r = cli(["big"], { DEVBOX_STACKS_DIR: dir });
+    fs.rmSync(dir, { recursive: true });
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(
+      /^user-data is \d+ bytes gzipped \(\d+ bytes raw\), over EC2's 16384-byte limit\./,
+    );
+    expect(r.stderr).not.toContain("    at ");
+  });
+
   it("exits 2 naming the stack file when the stack does not exist", () => {
     const r = cli(["no-such-stack"]);
     expect(r.status).toBe(2);

@@ -17,6 +17,7 @@ import {
   renderUserData,
   stripShellComments,
   USER_DATA_LIMIT_BYTES,
+  UserDataTooLargeError,
   verificationFiles,
 } from "../infra/userdata";
 
@@ -205,12 +206,19 @@ describe("renderUserData", () => {
     const big = randomBytes(12000).toString("base64");
     const file = { path: "/opt/devbox/big", content: big, permissions: "0644" };
     expect(() => renderUserData(base, VOLUME_ID, { extraFiles: [file] })).toThrow(
+      UserDataTooLargeError,
+    );
+    expect(() => renderUserData(base, VOLUME_ID, { extraFiles: [file] })).toThrow(
       /16384-byte limit/,
     );
+    // Over SSH (bring your own host) the limit does not apply.
+    const unlimited = renderUserData(base, VOLUME_ID, { extraFiles: [file], enforceLimit: false });
+    expect(unlimited.compressedBytes).toBeGreaterThan(16384);
     const small = { ...file, content: "ok\n" };
     expect(renderUserData(base, VOLUME_ID, { extraFiles: [small] }).files.at(-1)).toEqual({
       path: "/opt/devbox/big",
       content: "ok\n",
+      permissions: "0644",
     });
   });
 });

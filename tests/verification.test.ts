@@ -6,11 +6,11 @@ import * as path from "path";
 import {
   createVerification,
   parseVerifyReport,
-  shellQuote,
   verificationCommandArgs,
   waitThenVerifyCommand,
   VERIFY_OK_MARKER,
 } from "../infra/verification";
+import { shellQuote } from "../infra/shell";
 
 /** What a passing check prints, as the mocked remote command's stdout. */
 const PASSING_STDOUT =
@@ -113,6 +113,11 @@ describe("shellQuote", () => {
       encoding: "utf8",
     });
     expect(out).toBe(word);
+  });
+
+  it("leaves safe words bare unless told to quote always", () => {
+    expect(shellQuote("bert-base-uncased")).toBe("bert-base-uncased");
+    expect(shellQuote("bert-base-uncased", true)).toBe("'bert-base-uncased'");
   });
 });
 
