@@ -12,6 +12,7 @@
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import YAML from "yaml";
 import { ConfigError, resolveConfig } from "../infra/config/load";
@@ -113,7 +114,7 @@ export function newStack(
   doc.commentBefore = ` Stack ${name}, made by \`devbox new\` from preset ${preset}.`;
   const text = doc.toString();
   // Validate exactly what would be written, merged with the project defaults, before writing.
-  const tmp = fs.mkdtempSync(path.join(require("os").tmpdir(), "devbox-new-"));
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "devbox-new-"));
   try {
     fs.writeFileSync(stackFile(name, tmp), text);
     resolveConfig(loadStack(name, tmp).config, name);
@@ -181,17 +182,58 @@ export function renderStatus(
   return [head, ...lines].join("\n");
 }
 
-async function stackOutputs(name: string): Promise<Record<string, unknown>> {
-  requirePulumi("outputs");
+const LS_COLUMNS: [string, number][] = [
+  ["stack", 18],
+  ["type", 15],
+  ["state", 9],
+  ["$/h", 8],
+  ["expires", 0],
+];
+
+export function lsHeader(): string {
+  return LS_COLUMNS.map(([h, w]) => h.padEnd(w))
+    .join(" ")
+    .trimEnd();
+}
+
+/** One line of `devbox ls`, from what the Automation API reports about a stack. */
+export function lsRow(s: {
+  name: string;
+  resourceCount?: number;
+  updating?: boolean;
+  outputs: Record<string, unknown>;
+}): string {
+  const cost = (s.outputs.hourlyCostUsd as { totalUsd?: number } | undefined)?.totalUsd;
+  const state = s.updating ? "updating" : (s.resourceCount ?? 0) > 0 ? "up" : "empty";
+  const cells = [
+    s.name,
+    String(s.outputs.instanceType ?? "-"),
+    state,
+    cost === undefined ? "-" : cost.toFixed(2),
+    String(s.outputs.expiresAt ?? "-"),
+  ];
+  return cells
+    .map((c, i) => c.padEnd(LS_COLUMNS[i][1]))
+    .join(" ")
+    .trimEnd();
+}
+
+async function stackOutputs(command: string, name: string): Promise<Record<string, unknown>> {
+  requirePulumi(command);
   const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
   const stack = await LocalWorkspace.selectStack({ stackName: name, workDir: REPO_ROOT });
   const outs = await stack.outputs();
   return Object.fromEntries(Object.entries(outs).map(([k, v]) => [k, v.value]));
 }
 
-async function sshTarget(name: string, host: string | true | undefined): Promise<string[]> {
+/** `--host` when given; otherwise the box's address from the stack's outputs (needs the CLI). */
+async function sshTarget(
+  command: string,
+  name: string,
+  host: string | true | undefined,
+): Promise<string[]> {
   if (typeof host === "string") return [host];
-  const outs = await stackOutputs(name);
+  const outs = await stackOutputs(command, name);
   const cfg = resolveConfig(loadStack(name).config, name);
   return ["-p", String(cfg.settings.ssh.port), `${cfg.settings.ssh.user}@${outs.publicIp}`];
 }
@@ -269,18 +311,17 @@ const COMMANDS: Record<string, Command> = {
       const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
       const ws = await LocalWorkspace.create({ workDir: REPO_ROOT });
       const stacks = await ws.listStacks();
-      console.log("stack            type            resources  $/h      expires");
+      console.log(lsHeader());
       for (const s of stacks) {
-        const outs = await (
-          await LocalWorkspace.selectStack({ stackName: s.name, workDir: REPO_ROOT })
-        ).outputs();
-        const cost = (outs.hourlyCostUsd?.value as { totalUsd?: number } | undefined)?.totalUsd;
+        const stack = await LocalWorkspace.selectStack({ stackName: s.name, workDir: REPO_ROOT });
+        const outs = await stack.outputs();
         console.log(
-          `${s.name.padEnd(16)} ${String(outs.instanceType?.value ?? "-").padEnd(15)} ` +
-            `${String(s.resourceCount ?? 0).padEnd(10)} ${cost === undefined ? "-" : cost.toFixed(2)}`.padEnd(
-              8,
-            ) +
-            ` ${outs.expiresAt?.value ?? "-"}`,
+          lsRow({
+            name: s.name,
+            resourceCount: s.resourceCount,
+            updating: s.updateInProgress,
+            outputs: Object.fromEntries(Object.entries(outs).map(([k, v]) => [k, v.value])),
+          }),
         );
       }
       return 0;
@@ -292,7 +333,7 @@ const COMMANDS: Record<string, Command> = {
     async run(argv) {
       const { positionals, flags } = parseFlags(argv, { host: "value", once: "switch" });
       const name = oneName(positionals);
-      const target = await sshTarget(name, flags.host);
+      const target = await sshTarget("status", name, flags.host);
       for (;;) {
         const r = spawnSync("ssh", [...target, "cat /var/lib/devbox/status.json"], {
           encoding: "utf8",
@@ -315,7 +356,7 @@ const COMMANDS: Record<string, Command> = {
     usage: "ssh <name> [--host user@address]",
     async run(argv) {
       const { positionals, flags } = parseFlags(argv, { host: "value" });
-      const target = await sshTarget(oneName(positionals), flags.host);
+      const target = await sshTarget("ssh", oneName(positionals), flags.host);
       return spawnSync("ssh", target, { stdio: "inherit" }).status ?? 1;
     },
   },
@@ -326,7 +367,7 @@ const COMMANDS: Record<string, Command> = {
       const { positionals, flags } = parseFlags(argv, { host: "value" });
       const name = oneName(positionals);
       const port = resolveConfig(loadStack(name).config, name).settings.jupyter.port;
-      const target = await sshTarget(name, flags.host);
+      const target = await sshTarget("tunnel", name, flags.host);
       console.log(
         `=> Jupyter at http://127.0.0.1:${port} (token: ~/.jupyter/devbox-token on the box)`,
       );

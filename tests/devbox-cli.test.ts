@@ -6,6 +6,8 @@ import { loadStack, REPO_ROOT } from "../infra/config/files";
 import {
   EXIT_NO_CLI,
   EXIT_USAGE,
+  lsHeader,
+  lsRow,
   main,
   newStack,
   renderStatus,
@@ -130,6 +132,37 @@ describe("devbox command line", () => {
       /devbox:ssh.allowedCidrs: opens SSH/,
     );
     expect(fs.existsSync(path.join(dir, "Pulumi.bob.yaml"))).toBe(false);
+  });
+});
+
+describe("devbox ls rows", () => {
+  it("shows type, state, hourly estimate and expiry under the header", () => {
+    expect(lsHeader()).toBe("stack              type            state     $/h      expires");
+    expect(
+      lsRow({
+        name: "alice-box",
+        resourceCount: 9,
+        outputs: {
+          instanceType: "g5.4xlarge",
+          hourlyCostUsd: { totalUsd: 1.6898 },
+          expiresAt: "2026-12-04T08:00:00Z",
+        },
+      }),
+    ).toBe("alice-box          g5.4xlarge      up        1.69     2026-12-04T08:00:00Z");
+    expect(lsRow({ name: "old", resourceCount: 0, outputs: {} })).toBe(
+      "old                -               empty     -        -",
+    );
+    expect(lsRow({ name: "b", resourceCount: 3, updating: true, outputs: {} })).toMatch(
+      / updating /,
+    );
+  });
+
+  it("says the Pulumi CLI is missing for ssh and tunnel without --host, naming the command", async () => {
+    for (const cmd of ["ssh", "tunnel", "status"]) {
+      const r = await run([cmd, "rtx"], { DEVBOX_STACKS_DIR: dir, PATH: "/nonexistent" });
+      expect(r.status).toBe(EXIT_NO_CLI);
+      expect(r.stderr).toContain(`devbox ${cmd}: the Pulumi CLI is not installed`);
+    }
   });
 });
 
