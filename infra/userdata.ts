@@ -193,6 +193,15 @@ export function stripShellComments(text: string): string {
   return out.join("\n") + "\n";
 }
 
+/**
+ * Drops whole-line comments (`#` or `;`) and blank lines from a systemd unit: systemd reads
+ * only whole-line comments, so what is left means exactly the same.
+ */
+export function stripUnitComments(text: string): string {
+  const kept = text.split("\n").filter((line) => !/^\s*([#;].*)?$/.test(line));
+  return kept.join("\n") + "\n";
+}
+
 function isShellScript(text: string): boolean {
   const first = text.split("\n", 1)[0];
   return /^#!.*(\/|env\s+)(ba)?sh(\s|$)/.test(first);
@@ -216,7 +225,11 @@ export function cloudInitFiles(dir: string = CLOUD_INIT_DIR): UserDataFile[] {
       const raw = fs.readFileSync(path.join(src, name), "utf8");
       files.push({
         path: `${folder.target}/${name}`,
-        content: isShellScript(raw) ? stripShellComments(raw) : raw,
+        content: isShellScript(raw)
+          ? stripShellComments(raw)
+          : folder.dir === "systemd"
+            ? stripUnitComments(raw)
+            : raw,
         permissions: folder.permissions,
         source: `${folder.dir}/${name}`,
       });

@@ -16,6 +16,8 @@ import {
   renderEnvFile,
   renderUserData,
   stripShellComments,
+  stripUnitComments,
+  CLOUD_INIT_DIR,
   USER_DATA_LIMIT_BYTES,
   UserDataTooLargeError,
   verificationFiles,
@@ -220,6 +222,29 @@ describe("renderUserData", () => {
       content: "ok\n",
       permissions: "0644",
     });
+  });
+});
+
+describe("stripUnitComments", () => {
+  it("drops whole-line comments and blank lines and keeps every setting", () => {
+    const unit =
+      "# why\n[Unit]\n; old style\nDescription=x # not a comment here\n\n[Service]\n  # indented\nExecStart=/bin/true\n";
+    expect(stripUnitComments(unit)).toBe(
+      "[Unit]\nDescription=x # not a comment here\n[Service]\nExecStart=/bin/true\n",
+    );
+  });
+
+  it("leaves every shipped unit with the same settings", () => {
+    for (const f of cloudInitFiles().filter((x) => x.path.includes("/systemd/"))) {
+      const source = fs.readFileSync(path.join(CLOUD_INIT_DIR, f.source!), "utf8");
+      const settings = (t: string) =>
+        t
+          .split("\n")
+          .filter((l) => /^\s*(\[|[A-Za-z])/.test(l))
+          .map((l) => l.trim());
+      expect(settings(f.content)).toEqual(settings(source));
+      expect(f.content).not.toMatch(/^\s*#/m);
+    }
   });
 });
 
