@@ -141,10 +141,12 @@ export function devboxEnv(cfg: UserDataConfig, dataVolumeId: string): [string, s
     ["DEVBOX_EXTRA_PIP", s.software.extraPipPackages.join(" ")],
     ["DEVBOX_JUPYTER_ENABLED", flag(s.jupyter.enabled)],
     ["DEVBOX_JUPYTER_PORT", String(s.jupyter.port)],
-    ["DEVBOX_AUTOSTOP_MINUTES", String(s.autostop.idleMinutes)],
+    // Auto-stop and TTL power the machine off: right for a rented box, never for someone's own
+    // workstation (target ssh), which bills nobody by the hour.
+    ["DEVBOX_AUTOSTOP_MINUTES", s.target === "aws" ? String(s.autostop.idleMinutes) : "0"],
     ["DEVBOX_AUTOSTOP_ACTION", s.autostop.action],
     ["DEVBOX_GPU_BUSY_PERCENT", String(s.autostop.gpuBusyPercent)],
-    ["DEVBOX_TTL_HOURS", String(s.ttlHours)],
+    ["DEVBOX_TTL_HOURS", s.target === "aws" ? String(s.ttlHours) : "0"],
     ["DEVBOX_VERIFY_MODEL", s.verify.model],
   ];
 }

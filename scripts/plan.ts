@@ -119,6 +119,10 @@ export async function plan(
     files.set(path.join("files", f.path), f.content);
   }
   const outputs = redact(run.outputs) as Record<string, unknown>;
+  // The plan runs with a fixed clock; the real expiry counts from when the box is created.
+  if (cfg.settings.ttlHours > 0) {
+    outputs.expiresAt = `${cfg.settings.ttlHours} h after creation (tag devbox:expires-at)`;
+  }
   if (outputs.verification !== undefined && typeof outputs.verification !== "string") {
     outputs.verification = "runs on the box at pulumi up; nothing runs offline";
   }
@@ -156,7 +160,7 @@ export function renderText(r: PlanResult): string {
   const lines: string[] = [];
   lines.push(`llm-devbox plan for stack ${r.stack} (offline: Pulumi mocks, no cloud calls)`);
   const row = (k: string, v: string) => lines.push(`  ${pad(k, 13)}${v}`);
-  row("region", `${r.region} (partition ${r.partition})`);
+  if (r.target === "aws") row("region", `${r.region} (partition ${r.partition})`);
   if (r.instanceType) {
     row("instance", r.instanceType);
     row("why", r.reason);
@@ -169,12 +173,7 @@ export function renderText(r: PlanResult): string {
     );
     row("zone", String(r.outputs.availabilityZone));
     row("image", String(r.outputs.image));
-    row(
-      "expires",
-      r.outputs.expiresAt === "never"
-        ? "never (no devbox:ttlHours)"
-        : `${r.outputs.expiresAt} if created at the epoch; really creation + ttlHours`,
-    );
+    row("expires", String(r.outputs.expiresAt).replace(/^never$/, "never (no devbox:ttlHours)"));
     row(
       "data volume",
       r.outputs.dataVolumeKeptOnDestroy ? "KEPT after pulumi destroy" : "deleted by pulumi destroy",

@@ -225,6 +225,26 @@ describe("renderUserData", () => {
   });
 });
 
+describe("devboxEnv for your own host", () => {
+  it("never lets auto-stop or the TTL power off a workstation", () => {
+    const own = resolveConfig(
+      {
+        "devbox:target": "ssh",
+        "devbox:host": '{"address": "192.0.2.10"}',
+        "devbox:ttlHours": "8",
+        "devbox:autostop": '{"idleMinutes": 30}',
+      },
+      "ws",
+      {},
+    );
+    const env = Object.fromEntries(devboxEnv(own, ""));
+    expect(env.DEVBOX_AUTOSTOP_MINUTES).toBe("0");
+    expect(env.DEVBOX_TTL_HOURS).toBe("0");
+    const aws = resolveConfig({ "aws:region": "us-east-1", "devbox:ttlHours": "8" }, "b", {});
+    expect(Object.fromEntries(devboxEnv(aws, "vol-1")).DEVBOX_TTL_HOURS).toBe("8");
+  });
+});
+
 describe("stripUnitComments", () => {
   it("drops whole-line comments and blank lines and keeps every setting", () => {
     const unit =

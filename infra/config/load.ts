@@ -119,7 +119,8 @@ function warningsFor(settings: Settings, region: string, type?: InstanceType): s
       w.push(`prices are ${PRICE_REGION} on-demand figures; ${region} differs.`);
     }
   }
-  if (settings.os.release === "ubuntu-20.04") {
+  // The OS release picks an AWS image; your own host runs whatever it runs.
+  if (settings.target === "aws" && settings.os.release === "ubuntu-20.04") {
     w.push(
       "Ubuntu 20.04 left standard support on 31 May 2025 (ESM until 2030); " +
         "devbox:os.release: ubuntu-22.04 is the maintained choice.",
@@ -145,11 +146,13 @@ export function resolveConfig(
   const problems: string[] = [];
   const raw = devboxObject(all);
   const region = regionOf(all, env);
-  if (region === undefined) {
+  // Your own host (target ssh) needs no region; everything on AWS does.
+  const ownHost = raw.target === "ssh";
+  if (region === undefined && !ownHost) {
     problems.push(
       "aws:region: is not set (got nothing). Set it in the stack file or run: pulumi config set aws:region us-east-1",
     );
-  } else if (!REGION_RE.test(region)) {
+  } else if (region !== undefined && !REGION_RE.test(region)) {
     problems.push(
       `aws:region: is not an AWS region (got ${JSON.stringify(region)}). Use a code like us-east-1.`,
     );

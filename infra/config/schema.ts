@@ -362,7 +362,7 @@ const autostop = z
       .describe("GPU utilisation at or above which the box counts as busy. Default 10."),
   })
   .prefault({})
-  .describe("Idle auto-stop on the box.");
+  .describe("Idle auto-stop on an AWS box (never on your own host).");
 
 const verify = z
   .strictObject({
@@ -434,7 +434,7 @@ export const settingsSchema = z
     // Whole hours: the box's TTL timer does integer arithmetic on it.
     ttlHours: int(0, 720, "hours")
       .default(0)
-      .describe("Hard time-to-live in hours: the box shuts down at expiry. Default 0 (none)."),
+      .describe("Hard time-to-live in hours: an AWS box shuts down at expiry. Default 0 (none)."),
     gpu,
     instance,
     os,
