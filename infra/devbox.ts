@@ -264,7 +264,10 @@ export class GpuDevBox extends pulumi.ComponentResource {
         userDataBase64: this.userDataBase64,
         tags: tags("instance"),
       }),
-      { ...child, ignoreChanges: ['tags["devbox:expires-at"]', "rootBlockDevice.tags"] },
+      {
+        ...child,
+        ignoreChanges: ['tags["devbox:expires-at"]', 'rootBlockDevice.tags["devbox:expires-at"]'],
+      },
     );
     this.dataAttachment = new aws.ec2.VolumeAttachment(
       `${name}-data-attachment`,

@@ -5,13 +5,23 @@
  * lookup cannot slip into the program untested.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import { CATALOG, isOfferedIn } from "./catalog";
+
+/** The resource options a reviewer cares about, as the engine would receive them. */
+export interface OfflineOptions {
+  /** Left in the cloud by `pulumi destroy`. */
+  retainOnDelete: boolean;
+  ignoreChanges: string[];
+  /** Names of the resources it waits for. */
+  dependsOn: string[];
+}
 
 export interface OfflineResource {
   type: string;
   name: string;
   inputs: Record<string, unknown>;
-  parent?: string;
+  options: OfflineOptions;
 }
 
 export interface OfflineCall {
@@ -76,6 +86,32 @@ export function offlineCall(token: string, inputs: Record<string, any>, region: 
   }
 }
 
+/**
+ * Pulumi's mocks hand `newResource` the inputs but not the options. The monitor's request has
+ * them, so the registration is wrapped to read them first. `newResource` is called before the
+ * request's first await, so the options read here always belong to the call that follows.
+ */
+let pendingOptions: OfflineOptions | undefined;
+type RegisterRequest = {
+  getRetainondelete(): boolean | undefined;
+  getIgnorechangesList(): string[];
+  getDependenciesList(): string[];
+};
+const WRAPPED = Symbol.for("llm-devbox.offline.registerResource");
+const proto = MockMonitor.prototype as unknown as Record<string | symbol, unknown>;
+if (!proto[WRAPPED]) {
+  const register = MockMonitor.prototype.registerResource;
+  MockMonitor.prototype.registerResource = function (this: MockMonitor, req: RegisterRequest, cb) {
+    pendingOptions = {
+      retainOnDelete: req.getRetainondelete() ?? false,
+      ignoreChanges: req.getIgnorechangesList(),
+      dependsOn: req.getDependenciesList().map((urn) => urn.slice(urn.lastIndexOf("::") + 2)),
+    };
+    return register.call(this, req, cb);
+  };
+  proto[WRAPPED] = true;
+}
+
 /** Computed attributes AWS would fill in, so outputs read like the real thing. */
 function computedState(type: string, name: string, inputs: Record<string, any>) {
   switch (type) {
@@ -114,7 +150,13 @@ export async function runOffline(
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
-        resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+        const options = pendingOptions ?? {
+          retainOnDelete: false,
+          ignoreChanges: [],
+          dependsOn: [],
+        };
+        pendingOptions = undefined;
+        resources.push({ type: args.type, name: args.name, inputs: args.inputs, options });
         return {
           id: `${args.name}-id`,
           state: { ...args.inputs, ...computedState(args.type, args.name, args.inputs) },

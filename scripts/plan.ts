@@ -36,7 +36,12 @@ export interface PlanResult {
   hourlyUsd: number | null;
   cost: unknown;
   priceDate: string | null;
-  resources: { type: string; name: string; inputs: Record<string, unknown> }[];
+  resources: {
+    type: string;
+    name: string;
+    inputs: Record<string, unknown>;
+    options: OfflineResource["options"];
+  }[];
   lookups: OfflineCall[];
   userData: { bytes: number; compressedBytes: number; limitBytes: number } | null;
   outputs: Record<string, unknown>;
@@ -139,7 +144,12 @@ export async function plan(
     hourlyUsd: cost?.totalUsd ?? null,
     cost: cost ?? null,
     priceDate: cost?.priceDate ?? null,
-    resources: run.resources.map((r) => ({ type: r.type, name: r.name, inputs: reviewInputs(r) })),
+    resources: run.resources.map((r) => ({
+      type: r.type,
+      name: r.name,
+      inputs: reviewInputs(r),
+      options: r.options,
+    })),
     lookups: run.calls,
     userData: ud ?? null,
     outputs,

@@ -267,6 +267,24 @@ describe("GpuDevBox under mocks", () => {
     expect(run.outputs.sshConfig).toContain("Host devbox-alice\n  HostName 203.0.113.10\n");
     expect((run.outputs.hourlyCostUsd as any).priceDate).toBe("2026-07-20");
     expect(run.warnings.join("\n")).toContain("kept by pulumi destroy");
+    expect(run.one("aws:ebs/volume:Volume").options.retainOnDelete).toBe(true);
+  });
+
+  it("deletes the data volume with the stack by default", async () => {
+    const run = await deploy();
+    expect(run.one("aws:ebs/volume:Volume").options.retainOnDelete).toBe(false);
+    expect(run.resources.filter((r) => r.options.retainOnDelete)).toEqual([]);
+  });
+
+  it("fixes the expiry tag at creation: later updates do not move it", async () => {
+    const run = await deploy({ "devbox:ttlHours": "8" });
+    expect(run.one("aws:ec2/instance:Instance").options.ignoreChanges).toEqual([
+      'tags["devbox:expires-at"]',
+      'rootBlockDevice.tags["devbox:expires-at"]',
+    ]);
+    expect(run.one("aws:ebs/volume:Volume").options.ignoreChanges).toEqual([
+      'tags["devbox:expires-at"]',
+    ]);
   });
 });
 
@@ -376,6 +394,14 @@ describe("verification and your own host under mocks", () => {
     expect(cmd.create).toContain("sudo -n /opt/devbox/bin/devbox-wait --timeout 3600 && ");
     expect(cmd.create).toContain("/opt/devbox/bin/devbox-verify");
     expect(cmd.triggers[0]).toBe("devbox-instance-id");
+    // After the box: the files are copied once the instance and its data volume are attached,
+    // and the check runs after the copy.
+    const copy = run.resources.find((r) => r.type === "command:remote:CopyToRemote")!;
+    expect(copy.options.dependsOn).toEqual(
+      expect.arrayContaining(["devbox-instance", "devbox-data-attachment"]),
+    );
+    const verify = run.resources.find((r) => r.type === "command:remote:Command")!;
+    expect(verify.options.dependsOn).toContain("devbox-verify-files");
     // The user-data's SHA-256, not the document itself, keeps the trigger small in state.
     expect(cmd.triggers[1]).toMatch(/^[0-9a-f]{64}$/);
   });
